@@ -1,0 +1,1 @@
+"""Helpers shared by tflc's Python tests (run them with /usr/bin/python3)."""

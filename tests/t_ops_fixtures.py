@@ -1,0 +1,249 @@
+#!/usr/bin/python3
+"""The frozen GraphDefs under ../shared/fixtures, converted by tflc and run in
+Google's TFLite runtime (tests/rig), checked against an independent answer:
+
+  tfjs   the same frozen graph run in TensorFlow.js (tests/tfjs/ops_run.mjs)
+         on the same seeded random inputs;
+  ref    the .tflite TF's own converter made from the same graph
+         (tflite_ref/), run on the same inputs (rig compare_models);
+  ref?   as ref, for a pairing the MANIFEST calls only probable: a
+         mismatch is reported as "ref-differs", not a failure;
+  unsup  a graph TFLite has no builtins for: the conversion must fail with
+         one error that names each unsupported op (the check is that the
+         listed ops appear in it).
+
+It prints one row per fixture: result, worst difference, and our operator
+count beside TF's where a reference exists (fusion/folding of constant
+sub-graphs is the optimizer's, so counts are informational). Any "FAIL"
+fails the test. Skips (77) without the fixtures, the rig or TF.js.
+"""
+
+import base64
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+
+SRC = os.environ.get("TFLC_SOURCE_DIR", os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(SRC, "tests"))
+from lib import rig  # noqa: E402
+from lib.graphdef import A, cut, read_pb, tfjs_json, with_defaults  # noqa: E402
+
+TFLC = os.environ.get("TFLC") or os.path.join(SRC, "build", "tflc")
+TFJS_DIR = os.path.join(SRC, "tests", "tfjs")
+F32 = np.float32
+
+# id, .pb (or SavedModel dir) under the fixture, inputs {name: (dtype, shape
+# fed)}, --input_shapes, outputs, check, tolerance (rtol, atol) or the words
+# an "unsup" error must contain, note
+FIXTURES = [
+    ("pb_tf2onnx_benchtf_fc", "frozen_graph/frozen.pb", {"X": (F32, [2, 784])}, None, ["output"],
+     "tfjs", (1e-4, 1e-5), "MatMul+BiasAdd+Relu -> 3 FULLY_CONNECTED"),
+    ("pb_tf2onnx_ae0", "frozen_graph/frozen.pb", {"X": (F32, [2, 784])}, None, ["output"],
+     "tfjs", (1e-4, 1e-5), "autoencoder, sigmoids"),
+    ("sm1_tf2onnx_regression", "frozen_graph/frozen.pb", {"X": (F32, [])}, "", ["pred"], "ref", (1e-6, 1e-6),
+     "the same model's MLIR-converted file; X given as a scalar as TF did"),
+    # SavedModels (TF front-end + legalization + passes) with TF-made files:
+    # inputs are the rig's random ones (dynamic dims 1).
+    ("sm2_mnist_mlp_aakanshi", "saved_model", None, None, None, "ref", (1e-5, 1e-6), "Dense+sigmoid MLP"),
+    ("sm2_emg_mlp_kaviles", "saved_model", None, None, None, "ref", (1e-5, 1e-6), "Dense MLP + softmax"),
+    ("sm2_pdiot_linear_niveda", "saved_model", None, None, None, "ref", (1e-5, 1e-6), "one Dense"),
+    ("sm2_imu_gesture_v2", "saved_model", None, None, None, "ref", (1e-4, 1e-5),
+     "Flatten + Dense softmax (TF: hybrid FULLY_CONNECTED v3)"),
+    ("sm1_serving_half_plus_two", "saved_model", None, None, None, "ref", (1e-6, 1e-6), "TF1 y = 0.5x + 2"),
+    ("sm1_tf2onnx_regression", "saved_model", None, None, None, "ref", (1e-6, 1e-6),
+     "TF1 input of unknown rank: a scalar, as TF writes it"),
+    ("sm2_sine_hello_world_kumekay", "saved_model", None, None, None, "ref?", (1e-5, 1e-6),
+     "TF's file holds other weights than the SavedModel (every buffer differs by 0.01-0.3)"),
+    ("sm_tiny_kws_dscnn", "saved_model", None, None, None, "ref?", (1e-3, 1e-4),
+     "TF's 'float32' file has int8 conv weights (hybrid): not float-comparable"),
+    ("pb_tfrust_multiplication", "graph/multiplication.pb", {"a": (F32, []), "b": (F32, [])}, None, ["c"],
+     "tfjs", (1e-6, 0), "scalar Mul"),
+    ("pb_tfrust_addition", "graph/model.pb", {"x": (np.int32, []), "y": (np.int32, [])}, None, ["z"],
+     "tfjs", (0, 0), "int32 scalar AddV2"),
+    ("pb_mobilenet_v1_025_224_frozen", "frozen_graph/frozen_graph.pb", {"input": (F32, [1, 224, 224, 3])},
+     None, ["MobilenetV1/Predictions/Reshape_1"], "tfjs", (1e-3, 1e-5),
+     "batch norm as Rsqrt/Mul/Sub on constants: left for the folding pass"),
+    ("pb_mobilenet_v1_025_224_frozen", "frozen_graph_quantized/quantized_graph.pb",
+     {"input": (F32, [1, 224, 224, 3])}, None, ["MobilenetV1/Predictions/Reshape_1"], "tfjs", (1e-3, 1e-5),
+     "8-bit weights (Dequantize of constants) folded; TF.js runs the graph with them dequantized by NumPy"),
+    ("pb_tfpoets_retrained_mobilenet025", "frozen_graph/retrained_graph.pb", {"input": (F32, [1, 224, 224, 3])},
+     None, ["final_result"], "tfjs", (1e-3, 1e-5), "checked against TF.js"),
+    ("pb_tfpoets_retrained_mobilenet025", "frozen_graph/retrained_graph.pb", {"input": (F32, [1, 224, 224, 3])},
+     None, ["final_result"], "ref?", (1e-3, 1e-5),
+     "TOCO file, pairing only PROBABLE (MANIFEST); a mismatch is reported, not failed"),
+    ("pb_pinto_doc_mobilenetv2_96", "frozen_graph/weights.pb", {"input_1": (F32, [1, 96, 96, 3])},
+     "1,96,96,3", ["global_average_pooling2d_1/Mean"], "tfjs", (1e-3, 1e-4),
+     "reference is weight-quantized (hybrid): checked against TF.js instead"),
+    ("pb_armkws_dnn_s", "frozen_graph/DNN_S.pb", {"Mfcc": (F32, [1, 25, 10])}, "1,25,10", ["labels_softmax"],
+     "tfjs", (1e-4, 1e-6), "fed after the audio front-end (Mfcc), as ARM converts it"),
+    ("pb_armkws_cnn_s", "frozen_graph/CNN_S.pb", {"Mfcc": (F32, [1, 49, 10])}, "1,49,10", ["labels_softmax"],
+     "tfjs", (1e-4, 1e-6), "fed after Mfcc; FusedBatchNorm and batch norm as ops"),
+    ("pb_armkws_crnn_s", "frozen_graph/CRNN_S.pb", {"Mfcc": (F32, [1, 49, 10])}, "1,49,10", ["labels_softmax"],
+     "unsup", ["while"], "TF1 while loop (GRU): control flow v1 is not supported"),
+    ("pb_armkws_lstm_s", "frozen_graph/LSTM_S.pb", {"Mfcc": (F32, [1, 25, 10])}, "1,25,10", ["labels_softmax"],
+     "unsup", ["while"], "TF1 while loop (dynamic_rnn)"),
+    ("pb_tf2onnx_lstm", "frozen_graph/frozen.pb", {"X": (F32, [1, 784]), "keep_prob": (F32, [])},
+     "1,784:", ["output"], "unsup", ["RandomUniform"], "dropout draws random numbers: TF needs Flex too"),
+]
+
+
+def fold_dequantize(g):
+    """TF.js has no Dequantize: each Dequantize of a quint8 constant becomes
+    the float constant TF's documented formula gives (MIN_COMBINED and
+    MIN_FIRST: min + q * (max - min) / 255)."""
+    by = {n.name: n for n in g.nodes}
+    for n in g.nodes:
+        if n.op != "Dequantize":
+            continue
+        q, mn, mx = (by[i.split(":")[0]].attrs["value"].v for i in n.inputs[:3])
+        v = (np.float32(mn) + q.astype(np.float32) * np.float32((np.float32(mx) - np.float32(mn)) / 255.0))
+        n.op, n.inputs = "Const", []
+        n.attrs = {"dtype": A.type(np.float32), "value": A.tensor(v.astype(np.float32))}
+    return g
+
+
+def b64(a):
+    return base64.b64encode(np.asarray(a).tobytes()).decode()
+
+
+def tfjs_input(a):
+    a = np.asarray(a)
+    if a.dtype.kind in "iu":
+        return {"dtype": "int32", "shape": list(a.shape), "data": b64(a.astype("<i4"))}
+    return {"dtype": "float32", "shape": list(a.shape), "data": b64(a.astype("<f4"))}
+
+
+def from_tfjs(o):
+    dt = {"float32": "<f4", "int32": "<i4", "bool": "u1"}[o["dtype"]]
+    return np.frombuffer(base64.b64decode(o["data"]), dtype=dt).reshape(o["shape"])
+
+
+def op_count(path):
+    try:
+        info = rig.model_info(path)
+        ops = info.get("operators") or info.get("ops") or {}
+        if isinstance(ops, dict):
+            return sum(int(v) for v in ops.values())
+        return len(ops)
+    except rig.RigError:
+        return None
+
+
+def main():
+    fx = rig.fixtures_dir()
+    if not fx:
+        print("skip: ../shared/fixtures is absent")
+        return 77
+    why = rig.why_no_rig()
+    if why:
+        print("skip: " + why)
+        return 77
+    if not os.path.isfile(os.path.join(TFJS_DIR, "node_modules", "@tensorflow", "tfjs", "package.json")):
+        print("skip: TensorFlow.js is not installed in tests/tfjs")
+        return 77
+    if not os.access(TFLC, os.X_OK):
+        print("skip: no tflc binary at %s (set TFLC)" % TFLC)
+        return 77
+    work = tempfile.mkdtemp(prefix="tflc-fx-")
+    rows, batch, pending = [], {"cases": []}, []
+    for k, (fid, rel, feeds, shapes, outs, check, tol, note) in enumerate(FIXTURES):
+        pb = os.path.join(fx, fid, rel)
+        if not os.path.exists(pb):
+            rows.append((fid, "skip", "", "", "no file " + rel))
+            continue
+        tfl = os.path.join(work, "%s.%d.tflite" % (fid, k))
+        if os.path.isdir(pb):
+            cmd = [TFLC, "convert", "--saved_model_dir", pb, "-o", tfl]
+        else:
+            cmd = [TFLC, "convert", "--graph_def_file", pb, "--input_arrays", ",".join(feeds),
+                   "--output_arrays", ",".join(outs), "-o", tfl]
+        if shapes is not None:
+            cmd += ["--input_shapes", shapes]
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+        if check == "unsup":
+            missing = [o for o in tol if o not in p.stderr]
+            ok = p.returncode != 0 and not missing and not os.path.exists(tfl)
+            msg = p.stderr.strip().splitlines()[0][:160] if p.stderr.strip() else "converted (expected a failure)"
+            rows.append((fid, "pass" if ok else "FAIL", "", "", "%s; %s" % (note, msg if ok else
+                                                                             "error lacks %s: %s" % (missing, msg))))
+            continue
+        if p.returncode != 0:
+            rows.append((fid, "FAIL", "", "", "convert failed: " + p.stderr.strip()[:300]))
+            continue
+        rs = np.random.RandomState(k)
+        values = {} if feeds is not None else None
+        for name, (dt, shape) in (feeds or {}).items():
+            values[name] = (rs.randint(-50, 50, shape).astype(dt) if np.dtype(dt).kind == "i"
+                            else rs.uniform(-1, 1, shape).astype(dt))
+        if check in ("ref", "ref?"):
+            ref = os.path.join(fx, fid, "tflite_ref")
+            names = sorted(os.listdir(ref))
+            prefer = {"sm1_tf2onnx_regression": "model.tflite", "sm2_mnist_mlp_aakanshi": "tflite_model.tflite", "sm2_sine_hello_world_kumekay":
+                      "model_no_quant.tflite", "sm2_emg_mlp_kaviles": "model_no_quant.tflite",
+                      "sm2_pdiot_linear_niveda": "linear2.tflite", "sm_tiny_kws_dscnn":
+                      "kws_ref_model_float32.tflite"}
+            ref = os.path.join(ref, prefer.get(fid, names[0]))
+            try:
+                res = rig.compare_models(tfl, ref, inputs=values, rtol=tol[0], atol=tol[1])
+                worst = max((o.get("max_abs_diff", 0) for o in res.get("outputs", [])), default=0)
+                counts = "%s vs TF %s" % (op_count(tfl), op_count(ref))
+                bad = "FAIL" if check == "ref" else "ref-differs"
+                rows.append((fid, "pass" if res["ok"] else bad, "%.3g" % worst, counts, note))
+            except rig.RigError as e:
+                rows.append((fid, "FAIL", "", "", "runtime: " + str(e)[:300]))
+            continue
+        g = fold_dequantize(with_defaults(cut(read_pb(open(pb, "rb").read()), dict(feeds), outs)))
+        batch["cases"].append({"id": "%s.%d" % (fid, k), "model": json.loads(tfjs_json(g)),
+                               "inputs": {n: tfjs_input(v) for n, v in values.items()}, "outputs": outs})
+        pending.append(("%s.%d" % (fid, k), tfl, values, outs, tol, note))
+    if batch["cases"]:
+        bp, rp = os.path.join(work, "b.json"), os.path.join(work, "r.json")
+        with open(bp, "w") as f:
+            json.dump(batch, f)
+        p = subprocess.run(["node", os.path.join(TFJS_DIR, "ops_run.mjs"), bp, rp], capture_output=True,
+                           text=True, timeout=1200)
+        if p.returncode != 0:
+            print(p.stderr)
+            return 1
+        expected = json.load(open(rp))["results"]
+    for key, tfl, values, outs, tol, note in pending:
+        exp = expected[key]
+        fid = key.rsplit(".", 1)[0]
+        if "error" in exp:
+            rows.append((fid, "no-oracle", "", "", "TF.js: " + exp["error"][:200]))
+            continue
+        try:
+            got = rig.run_model(tfl, values)
+        except rig.RigError as e:
+            rows.append((fid, "FAIL", "", "", "runtime: " + str(e)[:300]))
+            continue
+        ok, worst, msg = True, 0.0, note
+        vals = list(got.values())
+        for i, o in enumerate(outs):
+            e = from_tfjs(exp["outputs"][o]).astype(np.float64)
+            a = np.asarray(got.get(o, vals[i])).astype(np.float64)
+            if a.shape != e.shape:
+                ok, msg = False, "shape %s vs %s" % (a.shape, e.shape)
+                break
+            d = np.abs(a - e)
+            worst = max(worst, float(d.max()) if d.size else 0.0)
+            if (d > tol[1] + tol[0] * np.abs(e)).any():
+                ok, msg = False, "%d values beyond rtol %g atol %g" % ((d > tol[1] + tol[0] * np.abs(e)).sum(),
+                                                                    tol[0], tol[1])
+        rows.append((fid, "pass" if ok else "FAIL", "%.3g" % worst, str(op_count(tfl)), msg))
+
+    print("%-36s %-9s %-10s %-14s %s" % ("fixture", "result", "max|diff|", "ops (TF)", "note"))
+    for r in rows:
+        print("%-36s %-9s %-10s %-14s %s" % r)
+    fails = sum(r[1] == "FAIL" for r in rows)
+    print("\n%d fixtures: %d pass, %d FAIL, %d other" % (len(rows), sum(r[1] == "pass" for r in rows), fails,
+                                                        sum(r[1] not in ("pass", "FAIL") for r in rows)))
+    return 1 if fails else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
