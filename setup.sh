@@ -32,12 +32,15 @@ trap 'fail "command failed (line $LINENO): $BASH_COMMAND"' ERR
 # libraries the front-ends link (protobuf-c for TF protos, HDF5 for Keras .h5,
 # libzip for .keras/.npz, snappy for TF checkpoints, cJSON, zlib).
 # Tests: Debian's python3 with numpy/h5py/protobuf/pytest, protoc, llvm tools
-# (llvm-symbolizer for sanitizer reports, llvm-cov), node + npm for the rig.
+# (llvm-symbolizer for sanitizer reports, llvm-cov), node + npm for the rig,
+# Google's flatc (an independent .tflite decoder for the reader and inspect
+# tests) and crcmod (an independent crc32c for the checkpoint generator).
 APT_PACKAGES=(
   build-essential cmake clang llvm pkg-config
   libprotobuf-c-dev protobuf-c-compiler protobuf-compiler
   libhdf5-dev libzip-dev libsnappy-dev libcjson-dev zlib1g-dev
-  python3-numpy python3-h5py python3-protobuf python3-pytest
+  python3-numpy python3-h5py python3-protobuf python3-pytest python3-crcmod
+  flatbuffers-compiler
   ca-certificates
 )
 

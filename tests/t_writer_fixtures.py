@@ -1,7 +1,8 @@
 """t_writer_fixtures.py -- TF-made .tflite files (fixtures/*/tflite_ref), read by
 tflc and written again by its writer, give the same outputs as the originals in
 the TFLite runtime, bit for bit: once with the data inline, once with every
-buffer over 1 KiB placed after the FlatBuffer (Buffer.offset/size).
+buffer over 1 KiB placed after the FlatBuffer (Buffer.offset/size); and
+`tflc inspect --tensors` prints the same model for the original and the copy.
 
 No passes run in between (test_writer_models --external reads and writes), so a
 difference is the reader's or the writer's. Models the runtime cannot run at all
@@ -34,6 +35,15 @@ def is_tflite(path):
     return len(head) == 8 and head[4:8] == b"TFL3"
 
 
+def inspect_text(path):
+    """`tflc inspect --tensors` of path, without the file size line."""
+    tflc = os.environ.get("TFLC") or os.path.join(os.environ.get("TFLC_BUILD_DIR", ""), "tflc")
+    p = subprocess.run([tflc, "inspect", "--tensors", path], capture_output=True, text=True)
+    if p.returncode != 0:
+        return "inspect failed: " + p.stderr
+    return "\n".join(l for l in p.stdout.splitlines() if not l.startswith("file size:"))
+
+
 def main():
     fx = rig.fixtures_dir()
     if not fx:
@@ -46,7 +56,7 @@ def main():
         skip("test_writer_models not built (TFLC_BUILD_DIR unset or wrong)")
     models = sorted(p for p in glob.glob(os.path.join(fx, "*", "tflite_ref", "*"))
                     if os.path.isfile(p) and is_tflite(p))
-    failures, compared, skipped = [], 0, 0
+    failures, compared, skipped, inspected = [], 0, 0, 0
     with tempfile.TemporaryDirectory(prefix="tflc-wfx-") as d:
         for i, src in enumerate(models):
             name = os.path.relpath(src, fx)
@@ -57,6 +67,14 @@ def main():
                 if p.returncode != 0:
                     failures.append("%s (%s): read/write failed: %s" % (name, label, p.stderr.strip()))
                     continue
+                # The same model, as `tflc inspect` prints it (all but the
+                # line with the size of the file on disk).
+                if label == "inline":
+                    a, b = inspect_text(src), inspect_text(out)
+                    if a != b:
+                        failures.append("%s: tflc inspect differs after the round trip" % name)
+                    else:
+                        inspected += 1
                 try:
                     r = rig.compare_models(out, src, runtime="litert", exact=True)
                 except rig.RigError as e:
@@ -73,7 +91,11 @@ def main():
                     failures.append("%s (%s): outputs differ: %s" % (name, label, r))
     for f in failures:
         print("FAIL " + f)
-    print("%d comparisons, %d models skipped, %d failures" % (compared, skipped, len(failures)))
+    print("%d comparisons, %d models skipped, %d same under inspect, %d failures"
+          % (compared, skipped, inspected, len(failures)))
+    if inspected != len(models):
+        print("FAIL inspect compared %d of %d models" % (inspected, len(models)))
+        return 1
     if not failures and compared < 2 * MIN_COMPARED:
         print("FAIL only %d comparisons ran" % compared)
         return 1

@@ -28,6 +28,14 @@ void ar_free(ar_t *a)
 
 void *ar_alloc(ar_t *a, size_t size)
 {
+    void *p = ar_alloc_raw(a, size);
+    if (p)
+        memset(p, 0, size);
+    return p;
+}
+
+void *ar_alloc_raw(ar_t *a, size_t size)
+{
     if (size > SIZE_MAX - 64)
         return NULL;
     size = (size + 15) & ~(size_t)15;
@@ -53,7 +61,6 @@ void *ar_alloc(ar_t *a, size_t size)
     void *p = b->data + b->used;
     b->used += size;
     a->used_total += size;
-    memset(p, 0, size);
     return p;
 }
 

@@ -50,6 +50,8 @@ typedef struct ar {
 void ar_init(ar_t *a);
 void ar_free(ar_t *a);
 void *ar_alloc(ar_t *a, size_t size);                  /* NULL on OOM */
+/* Not zeroed: for large arrays the caller fills completely. */
+void *ar_alloc_raw(ar_t *a, size_t size);
 void *ar_calloc(ar_t *a, size_t n, size_t size);      /* NULL on overflow/OOM */
 void *ar_memdup(ar_t *a, const void *p, size_t size);
 char *ar_strdup(ar_t *a, const char *s);
@@ -88,5 +90,8 @@ typedef struct mf {
 /* Maps path read-only. An empty file gives data == NULL, size 0. */
 tflc_code_t mf_open(mf_t *f, const char *path, tflc_status_t *st);
 void mf_close(mf_t *f);
+/* Drops the whole pages inside [p, p+size) of mapping f from memory (they
+ * are read again from the file if touched). p must lie in f. (glibc's posix_madvise ignores DONTNEED, hence madvise.) */
+void mf_release(const mf_t *f, const void *p, size_t size);
 
 #endif /* TFLC_CORE_H */

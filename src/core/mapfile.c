@@ -1,5 +1,5 @@
 /* mapfile.c -- read-only file mappings. */
-#define _POSIX_C_SOURCE 200809L
+#define _DEFAULT_SOURCE /* madvise */
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -46,4 +46,20 @@ void mf_close(mf_t *f)
     if (f->map)
         munmap(f->map, f->map_len);
     memset(f, 0, sizeof *f);
+}
+
+void mf_release(const mf_t *f, const void *p, size_t size)
+{
+    /* Only a read-only private file mapping: MADV_DONTNEED on its clean
+     * pages drops them and later reads fault them in from the file again.
+     * (On anonymous memory it would zero them: never call it there.) */
+    if (!f->map || !size)
+        return;
+    long pg = sysconf(_SC_PAGESIZE);
+    if (pg <= 0)
+        return;
+    uintptr_t lo = ((uintptr_t)p + (uintptr_t)pg - 1) & ~((uintptr_t)pg - 1);
+    uintptr_t hi = ((uintptr_t)p + size) & ~((uintptr_t)pg - 1);
+    if (hi > lo)
+        madvise((void *)lo, hi - lo, MADV_DONTNEED);
 }

@@ -54,6 +54,19 @@ int ir_model_keep_map(ir_model_t *m, mf_t *f)
     return 0;
 }
 
+void ir_model_release(const ir_model_t *m, const void *p, uint64_t size)
+{
+    const uint8_t *b = p;
+    for (size_t i = 0; i < m->n_maps; i++) {
+        const mf_t *f = &m->maps[i];
+        if (f->map && b >= f->data && size <= f->size &&
+            (uint64_t)(b - f->data) <= f->size - size) {
+            mf_release(f, b, (size_t)size);
+            return;
+        }
+    }
+}
+
 int32_t ir_add_buffer(ir_model_t *m, const void *data, uint64_t size)
 {
     ir_buffer_t b = {size ? data : NULL, data ? size : 0};

@@ -179,6 +179,10 @@ typedef struct tflc_model ir_model_t;
 ir_model_t *ir_model_new(void);
 /* Keeps f mapped for the model's lifetime (takes ownership). */
 int ir_model_keep_map(ir_model_t *m, mf_t *f);
+/* Tells the kernel that the bytes [p, p+size) of a file m maps are not
+ * needed for now: their pages leave memory and are read again from the file
+ * if touched later. Does nothing for memory that is not such a mapping. */
+void ir_model_release(const ir_model_t *m, const void *p, uint64_t size);
 /* Adds a buffer whose bytes stay where they are (arena or mapped file). */
 int32_t ir_add_buffer(ir_model_t *m, const void *data, uint64_t size);
 /* Adds a buffer with a copy of the bytes in the arena. */

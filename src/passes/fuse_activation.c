@@ -5,8 +5,10 @@
  *   y = OP(...)           z = OP(...) with fused activation RELU
  *   z = RELU(y)    ==>
  *
- * Needs: OP's options table has a fused_activation_function field (found
- * through the op table, so every op that has one qualifies) set to NONE;
+ * Needs: OP is one whose kernels honour a fused activation at the version
+ * tflc writes (the list below: TF's converter fuses into the same ops; a
+ * TRANSPOSE_CONV, say, honours it only from version 4 on), its
+ * fused_activation_function field (found through the op table) is NONE;
  * y is float32, not quantized, and read only by the activation. Changes:
  * OP writes z; the activation op is removed; y becomes dead.
  */
@@ -24,9 +26,23 @@ static int act_of(int32_t builtin)
     return ACT_NONE;
 }
 
+/* Ops whose every version applies a fused activation. */
+static int fuses(int32_t builtin)
+{
+    switch (builtin) {
+    case OP_ADD: case OP_SUB: case OP_MUL: case OP_DIV:
+    case OP_FULLY_CONNECTED: case OP_CONV_2D: case OP_DEPTHWISE_CONV_2D:
+    case OP_AVERAGE_POOL_2D: case OP_MAX_POOL_2D: case OP_CONCATENATION:
+        return 1;
+    }
+    return 0;
+}
+
 /* Slot of the fused_activation_function field of op's options, or -1. */
 static int act_slot(const ir_op_t *op)
 {
+    if (!fuses(op->builtin))
+        return -1;
     const op_table_t *t = op_table(op->opts);
     if (!t || !op->attr)
         return -1;
@@ -63,6 +79,7 @@ int pass_fuse_activation(ir_model_t *m, ir_subgraph_t *sg, tflc_status_t *st)
             continue;
         p->attr[slot].i = act;
         p->outputs[0] = a->outputs[0];
+        pass_bump_version(m, sg, p);
         uses[y] = 0;
         pass_remove_op(sg, (size_t)ci);
         changes++;

@@ -116,6 +116,7 @@ static int fuse_one(ir_model_t *m, ir_subgraph_t *sg, const uint32_t *uses, size
     p->inputs[2] = bt;
     p->outputs[0] = a->outputs[0];
     p->attr[pa].i = a->attr[aa].i;
+    pass_bump_version(m, sg, p);
     pass_remove_op(sg, (size_t)ci);
     return 1;
 }

@@ -20,12 +20,20 @@
 /* A float32 constant [rows, cols] that is the transpose of m [cols, rows]. */
 static float *transpose2(lg_t *c, const float *m, int64_t rows, int64_t cols)
 {
-    float *t = ar_alloc(&c->m->arena, (size_t)(rows * cols > 0 ? rows * cols : 1) * sizeof *t);
+    float *t = ar_alloc_raw(&c->m->arena, (size_t)(rows * cols > 0 ? rows * cols : 1) * sizeof *t);
     if (!t)
         return NULL;
-    for (int64_t r = 0; r < rows; r++)
-        for (int64_t k = 0; k < cols; k++)
-            t[r * cols + k] = m[k * rows + r];
+    /* In tiles, so that both the reads and the writes stay in cache: a
+     * large kernel transposed element by element is bound by cache misses. */
+    enum { TILE = 32 };
+    for (int64_t r0 = 0; r0 < rows; r0 += TILE)
+        for (int64_t k0 = 0; k0 < cols; k0 += TILE) {
+            int64_t r1 = r0 + TILE < rows ? r0 + TILE : rows;
+            int64_t k1 = k0 + TILE < cols ? k0 + TILE : cols;
+            for (int64_t r = r0; r < r1; r++)
+                for (int64_t k = k0; k < k1; k++)
+                    t[r * cols + k] = m[k * rows + r];
+        }
     return t;
 }
 
@@ -87,6 +95,9 @@ int lg_matmul(lg_t *c, const tfg_node_t *n, int arg)
         float *t = transpose2(c, bv, bd[1], bd[0]);
         if (!t)
             return lg_oom(c);
+        /* The source now lives on in t: let its mapped pages go, so a
+         * model's weights are not held in memory twice. */
+        ir_model_release(c->m, bv, (uint64_t)bd[0] * (uint64_t)bd[1] * sizeof *bv);
         int32_t wd[2] = {bd[1], bd[0]};
         w = lg_const(c, n->name, DT_FLOAT32, 2, wd, t, (uint64_t)bd[0] * (uint64_t)bd[1] * 4);
     }

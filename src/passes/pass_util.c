@@ -1,6 +1,7 @@
 /* pass_util.c -- helpers the passes share (see passes.h). */
 #include <string.h>
 
+#include "op_version.h"
 #include "passes.h"
 
 uint32_t *pass_use_counts(ir_model_t *m, const ir_subgraph_t *sg)
@@ -86,4 +87,11 @@ void pass_replace_uses(ir_subgraph_t *sg, int32_t from, int32_t to)
     for (uint32_t k = 0; k < sg->n_outputs; k++)
         if (sg->outputs[k] == from)
             sg->outputs[k] = to;
+}
+
+void pass_bump_version(const ir_model_t *m, const ir_subgraph_t *sg, ir_op_t *op)
+{
+    int32_t v = pass_op_version(m, sg, op);
+    if (v > op->version)
+        op->version = v;
 }

@@ -16,6 +16,15 @@ typedef int (*pass_fn)(ir_model_t *m, ir_subgraph_t *sg, tflc_status_t *st);
 int pass_fuse_bias(ir_model_t *m, ir_subgraph_t *sg, tflc_status_t *st);
 int pass_fuse_activation(ir_model_t *m, ir_subgraph_t *sg, tflc_status_t *st);
 int pass_dce(ir_model_t *m, ir_subgraph_t *sg, tflc_status_t *st);
+/* Folding, fusion and raising passes (one per file, contracts there). */
+int pass_fold_constants(ir_model_t *m, ir_subgraph_t *sg, tflc_status_t *st);
+int pass_fuse_mul(ir_model_t *m, ir_subgraph_t *sg, tflc_status_t *st);
+int pass_fuse_pad(ir_model_t *m, ir_subgraph_t *sg, tflc_status_t *st);
+int pass_fuse_dilated_conv(ir_model_t *m, ir_subgraph_t *sg, tflc_status_t *st);
+int pass_raise_leaky_relu(ir_model_t *m, ir_subgraph_t *sg, tflc_status_t *st);
+int pass_raise_prelu(ir_model_t *m, ir_subgraph_t *sg, tflc_status_t *st);
+int pass_raise_hard_swish(ir_model_t *m, ir_subgraph_t *sg, tflc_status_t *st);
+int pass_raise_gelu(ir_model_t *m, ir_subgraph_t *sg, tflc_status_t *st);
 /* Model-wide: drops buffers nothing refers to (see dce.c). */
 int pass_compact_buffers(ir_model_t *m, tflc_status_t *st);
 
@@ -41,11 +50,46 @@ const float *pass_const_f32(const ir_model_t *m, const ir_subgraph_t *sg,
 /* Whether tensor t is a constant (has a buffer with data). */
 int pass_is_const(const ir_model_t *m, const ir_subgraph_t *sg, int32_t t);
 
+/* Raises op's version to what TF's converter writes for it now (a rewrite
+ * may have added a bias or an activation); never lowers it. */
+void pass_bump_version(const ir_model_t *m, const ir_subgraph_t *sg, ir_op_t *op);
+
 /* Removes operator i from sg, keeping the order of the others. */
 void pass_remove_op(ir_subgraph_t *sg, size_t i);
 
 /* Makes every reader of tensor `from` (operator inputs, subgraph outputs)
  * read `to` instead. */
 void pass_replace_uses(ir_subgraph_t *sg, int32_t from, int32_t to);
+
+/* ---- Pattern matching (pass_match.c) ---- */
+
+/* float32, not quantized, dense, not a variable. */
+int pass_is_plain_f32(const ir_tensor_t *t);
+/* Every dim known (shape >= 0, no -1 in shape_signature). */
+int pass_is_static(const ir_tensor_t *t);
+/* Same rank and dims, and the same dims dynamic. */
+int pass_same_shape(const ir_tensor_t *a, const ir_tensor_t *b);
+/* A float32 constant of one element (any rank): 1 and its value. */
+int pass_scalar_f32(const ir_model_t *m, const ir_subgraph_t *sg, int32_t t, float *v);
+/* An int32 or int64 constant of at most max elements: 1, values in v and
+ * the count in *n; else 0. */
+int pass_const_ints(const ir_model_t *m, const ir_subgraph_t *sg, int32_t t, int64_t *v,
+                    int64_t max, int64_t *n);
+/* Slot of the fused_activation_function field of op's options, or -1;
+ * pass_act gives its value (ACT_NONE without one). */
+int pass_act_slot(const ir_op_t *op);
+int pass_act(const ir_op_t *op);
+/* The producer of t when t is read exactly once and is not a subgraph
+ * output, the producer has one output and (builtin >= 0) that code;
+ * else -1. For intermediate tensors a rewrite may drop. */
+int32_t pass_only_input(const ir_subgraph_t *sg, const uint32_t *uses, int32_t t,
+                        int32_t builtin);
+/* A new constant tensor over data (not copied: it must live as long as
+ * the model, e.g. in its arena) with its own buffer; -1 when out of
+ * memory. May move sg->tensors. */
+int32_t pass_new_const(ir_model_t *m, ir_subgraph_t *sg, const char *name, int dtype,
+                       uint32_t rank, const int32_t *shape, const void *data, uint64_t size);
+/* Whether t is an input or output of sg or of one of its signature defs. */
+int pass_is_interface(const ir_model_t *m, const ir_subgraph_t *sg, int32_t t);
 
 #endif /* TFLC_PASSES_H */

@@ -958,6 +958,227 @@ static void test_functions(void)
     done(&r);
 }
 
+/* Functions named by While/If attributes become g->funcs: every argument
+ * an input, every result an output, calls inside inlined; a body naming
+ * further functions (or itself) adds them once. */
+static void test_function_graphs(void)
+{
+    gb_t b;
+    gb_init(&b);
+    /* sq(v) = v * v, called from the loop body */
+    Tf__NodeDef *sq_body[] = {op1("m", "Mul", "v,v")};
+    func(&b, "sq", "v:1", "y:1", sq_body, 1, "y=m:z:0");
+    /* body(i, x) = (i + 1, sq(x)); an If on a bool it makes names th/el */
+    Tf__NodeDef *one = cnode("one", tensor(TF_INT32, 0, NULL));
+    Tf__NodeDef *inc = node("inc", "AddV2", "i,one:output:0");
+    attr_type(inc, "T", TF_INT32);
+    Tf__NodeDef *c = node("c", "PartitionedCall", "x");
+    attr_func(c, "f", "sq");
+    attr_list_type(c, "Tout", 1, (int[]){TF_FLOAT});
+    Tf__NodeDef *iff = node("iff", "StatelessIf", "i,x");
+    attr_func(iff, "then_branch", "th");
+    attr_func(iff, "else_branch", "el");
+    attr_func(iff, "unknown_fn", "not_in_library");
+    attr_list_type(iff, "Tout", 1, (int[]){TF_FLOAT});
+    Tf__NodeDef *w2 = node("w2", "While", "i,x");
+    attr_func(w2, "cond", "cond");
+    attr_func(w2, "body", "body"); /* itself: built once */
+    attr_list_type(w2, "T", 2, (int[]){TF_INT32, TF_FLOAT});
+    Tf__NodeDef *addn = op1("add", "AddV2", "c:output:0,iff:output:0");
+    Tf__NodeDef *add2 = op1("add2", "AddV2", "add:z:0,w2:output:1");
+    Tf__NodeDef *body_nodes[] = {one, inc, c, iff, w2, addn, add2};
+    func(&b, "body", "i:3,x:1", "i2:3,x2:1", body_nodes, 7,
+         "i2=inc:z:0,x2=add2:z:0");
+    Tf__NodeDef *less = node("less", "Less", "i,i");
+    attr_type(less, "T", TF_INT32);
+    Tf__NodeDef *cond_nodes[] = {less};
+    func(&b, "cond", "i:3,x:1", "ok:10", cond_nodes, 1, "ok=less:z:0");
+    Tf__NodeDef *th_nodes[] = {op1("n", "Neg", "x")};
+    func(&b, "th", "p:3,x:1", "y:1", th_nodes, 1, "y=n:y:0");
+    func(&b, "el", "p:3,x:1", "y:1", NULL, 0, "y=x");
+
+    add(&b, ph("x", TF_FLOAT, 1, (int64_t[]){4}));
+    add(&b, cnode("i0", tensor(TF_INT32, 0, NULL)));
+    Tf__NodeDef *w = node("w", "StatelessWhile", "i0,x");
+    attr_func(w, "cond", "cond");
+    attr_func(w, "body", "body");
+    attr_list_type(w, "T", 2, (int[]){TF_INT32, TF_FLOAT});
+    add(&b, w);
+    add(&b, op1("out", "Relu", "w:1"));
+    res_t r = load(&b, NULL, "out", NULL);
+    CHECK(r.rc == TFLC_OK);
+    if (r.rc == TFLC_OK) {
+        const tfg_graph_t *g = r.g;
+        int wi = find(g, "w");
+        CHECK(wi >= 0 && g->nodes[wi].n_outputs == 2 &&
+              g->nodes[wi].out_dtypes[0] == TF_INT32 &&
+              g->nodes[wi].out_dtypes[1] == TF_FLOAT);
+        CHECK(g->n_funcs == 4);
+        const char *want[] = {"cond", "body", "th", "el"};
+        for (size_t i = 0; i < 4 && i < g->n_funcs; i++)
+            CHECK(!strcmp(g->funcs[i].name, want[i]) &&
+                  g->funcs[i].n_funcs == 0 && topo_ok(&g->funcs[i]));
+        if (g->n_funcs == 4) {
+            const tfg_graph_t *bd = &g->funcs[1];
+            CHECK(bd->n_inputs == 2 && !strcmp(bd->inputs[0].name, "i") &&
+                  bd->inputs[0].dtype == TF_INT32 &&
+                  bd->inputs[1].dtype == TF_FLOAT);
+            CHECK(bd->n_outputs == 2 && !strcmp(bd->outputs[1].name, "x2") &&
+                  bd->outputs[0].edge.node == find(bd, "inc"));
+            /* the call to sq is inlined */
+            CHECK(count_op(bd, "PartitionedCall") == 0 &&
+                  find(bd, "c/m") >= 0 && count_op(bd, "StatelessIf") == 1 &&
+                  count_op(bd, "While") == 1);
+            /* cond: the unused x is still an input */
+            CHECK(g->funcs[0].n_inputs == 2 && g->funcs[0].n_outputs == 1);
+            /* el returns its argument */
+            const tfg_graph_t *el = &g->funcs[3];
+            CHECK(el->n_nodes == 2 && el->n_outputs == 1 &&
+                  el->outputs[0].edge.node == find(el, "x"));
+        }
+    }
+    done(&r);
+
+    /* A body that cannot be built fails the load, naming the function. */
+    gb_init(&b);
+    Tf__NodeDef *bad[] = {op1("n", "Neg", "nowhere")};
+    func(&b, "badbody", "x:1", "y:1", bad, 1, "y=n:y:0");
+    add(&b, ph("x", TF_FLOAT, -1, NULL));
+    Tf__NodeDef *w3 = node("w", "While", "x");
+    attr_func(w3, "body", "badbody");
+    add(&b, w3);
+    r = load(&b, NULL, "w", NULL);
+    CHECK(r.rc == TFLC_ERR_FORMAT && has_msg(&r, "function 'badbody'") &&
+          has_msg(&r, "input 'nowhere'"));
+    done(&r);
+}
+
+/* ---- freezing ------------------------------------------------------------ */
+
+static int g_freeze_calls;
+
+/* A freezer that gives every variable the value [1, 2, 3, 4] (2x2 float)
+ * and records what it was asked for. */
+static tflc_code_t test_value(void *user, const Tf__NodeDef *var,
+                              tfg_tensor_t *out, tflc_status_t *st)
+{
+    (void)user;
+    static const float v[4] = {1, 2, 3, 4};
+    static int64_t dims[2] = {2, 2};
+    g_freeze_calls++;
+    if (!strcmp(var->name, "broken"))
+        return st_err(st, TFLC_ERR_FORMAT, "ckpt", "no entry for '%s'",
+                      var->name);
+    memset(out, 0, sizeof *out);
+    out->dtype = TF_FLOAT;
+    out->shape.rank = 2;
+    out->shape.dims = dims;
+    out->data = (const uint8_t *)v;
+    out->size = sizeof v;
+    return TFLC_OK;
+}
+
+static tflc_code_t build_with_freezer(gb_t *b, const char *out, res_t *r)
+{
+    static tf_freezer_t fz = {test_value, NULL};
+    tf_io_req_t q = {out, out, 0, NULL};
+    tf_build_opts_t o = {0};
+    o.file = "g.pb";
+    o.gd = &b->g;
+    o.outputs = &q;
+    o.n_outputs = 1;
+    o.freezer = &fz;
+    r->m = ir_model_new();
+    r->st = tflc_status_new();
+    r->g = ar_calloc(&r->m->arena, 1, sizeof *r->g);
+    g_freeze_calls = 0;
+    return r->rc = tf_graph_build(&r->m->arena, &o, r->g, r->st);
+}
+
+static Tf__NodeDef *var(const char *name)
+{
+    Tf__NodeDef *n = node(name, "VarHandleOp", NULL);
+    attr_type(n, "dtype", TF_FLOAT);
+    return n;
+}
+
+static void test_freezing(void)
+{
+    gb_t b;
+    gb_init(&b);
+    add(&b, var("v"));
+    add(&b, var("unused"));
+    add(&b, ph("x", TF_FLOAT, 2, (int64_t[]){-1, 2}));
+    Tf__NodeDef *rd = node("rd", "ReadVariableOp", "v");
+    attr_type(rd, "dtype", TF_FLOAT);
+    add(&b, rd);
+    add(&b, op1("mm", "MatMul", "x,rd"));
+    /* ResourceGather reads rows of the variable */
+    add(&b, ph("idx", TF_INT32, 1, (int64_t[]){3}));
+    Tf__NodeDef *rg = node("rg", "ResourceGather", "v,idx");
+    attr_type(rg, "dtype", TF_FLOAT);
+    attr_type(rg, "Tindices", TF_INT32);
+    add(&b, rg);
+    /* a write: only reachable through a control edge, so harmless */
+    add(&b, node("assign", "AssignVariableOp", "v,mm"));
+    add(&b, op1("out", "Relu", "mm,^assign"));
+    /* a write whose result is used as data: refused */
+    Tf__NodeDef *ra = node("ra", "AssignAddVariableOp", "v,mm");
+    add(&b, ra);
+    add(&b, op1("bad", "Relu", "v"));
+    Tf__NodeDef *brd = node("brd", "ReadVariableOp", "broken");
+    attr_type(brd, "dtype", TF_FLOAT);
+    add(&b, var("broken"));
+    add(&b, brd);
+
+    res_t r;
+    build_with_freezer(&b, "out", &r);
+    CHECK(r.rc == TFLC_OK);
+    if (r.rc == TFLC_OK) {
+        const tfg_graph_t *g = r.g;
+        CHECK(g_freeze_calls == 1); /* only v, once */
+        CHECK(count_op(g, "VarHandleOp") == 0 &&
+              count_op(g, "ReadVariableOp") == 0 &&
+              count_op(g, "AssignVariableOp") == 0);
+        int vi = find(g, "v"), mi = find(g, "mm");
+        CHECK(vi >= 0 && !strcmp(g->nodes[vi].op, "Const") && mi >= 0 &&
+              g->nodes[mi].inputs[1].node == vi);
+        const tfg_tensor_t *t = value_of(g, "v");
+        CHECK(t && t->size == 16 && ((const float *)t->data)[3] == 4);
+        CHECK(g->nodes[vi].n_outputs == 1 && g->nodes[vi].out_dtypes[0] ==
+              TF_FLOAT && g->nodes[vi].out_shapes[0].rank == 2);
+    }
+    done(&r);
+
+    build_with_freezer(&b, "rg", &r);
+    CHECK(r.rc == TFLC_OK);
+    if (r.rc == TFLC_OK) {
+        const tfg_graph_t *g = r.g;
+        int gi = find(g, "rg");
+        CHECK(gi >= 0 && !strcmp(g->nodes[gi].op, "GatherV2") &&
+              g->nodes[gi].n_inputs == 3);
+        if (gi >= 0 && g->nodes[gi].n_inputs == 3) {
+            const tfg_node_t *ax = &g->nodes[g->nodes[gi].inputs[2].node];
+            const tfg_attr_t *v = tfg_attr(ax, "value");
+            CHECK(!strcmp(ax->op, "Const") && v && v->tensor->dtype == TF_INT32 &&
+                  v->tensor->size == 4 && *(const int32_t *)v->tensor->data == 0);
+            CHECK(g->nodes[g->nodes[gi].inputs[0].node].op[0] == 'C');
+        }
+    }
+    done(&r);
+
+    build_with_freezer(&b, "bad", &r);
+    CHECK(r.rc == TFLC_ERR_UNSUPPORTED &&
+          has_msg(&r, "uses variable 'v' other than by reading it"));
+    done(&r);
+    build_with_freezer(&b, "ra", &r); /* an op without outputs */
+    CHECK(r.rc == TFLC_ERR_FORMAT && has_msg(&r, "which has 0"));
+    done(&r);
+    build_with_freezer(&b, "brd", &r);
+    CHECK(r.rc == TFLC_ERR_FORMAT && has_msg(&r, "no entry for 'broken'"));
+    done(&r);
+}
+
 /* ---- bytes ---------------------------------------------------------------- */
 
 static size_t put_varint(uint8_t *p, uint64_t v)
@@ -1075,10 +1296,9 @@ static void test_deep(void)
         res_t r = load(&b, NULL, "out", NULL);
         CHECK(r.rc == TFLC_OK);
         if (r.rc == TFLC_OK) {
-            /* Relu: all kept; Identity: all gone; ReadVariableOp of a
-             * non-variable: the outermost read stays, reading the
-             * Placeholder. */
-            size_t want = k == 0 ? N + 2 : k == 1 ? 2 : 3;
+            /* Relu: all kept; Identity: all gone; ReadVariableOps of no
+             * variable: ops like any other, all kept. */
+            size_t want = k == 1 ? 2 : N + 2;
             CHECK(r.g->n_nodes == want && topo_ok(r.g));
         }
         done(&r);
@@ -1181,6 +1401,8 @@ int main(void)
     test_io_options();
     test_graph_errors();
     test_functions();
+    test_function_graphs();
+    test_freezing();
     test_corrupt_bytes();
     test_oom();
     test_deep();

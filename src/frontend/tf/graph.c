@@ -23,6 +23,9 @@
  *     Placeholder named after the tensor replaces it;
  *   . output dtypes come from the op table (opinfo.c) and node attrs,
  *     shapes from _output_shapes; Const and frozen values give both.
+ * - Functions that node attributes name (While's cond and body, If's
+ *   branches) are built the same way into g->funcs: inputs = the
+ *   function's arguments, outputs = its results.
  * - Errors (with file and node): a missing node or function, an input
  *   naming a missing output, a cycle (TF1 while loops), recursion,
  *   unfrozen variables, malformed names or attribute values.
@@ -31,9 +34,11 @@
  * inlined call) in a scratch arena and resolved lazily. A depth-first walk
  * from the outputs resolves each input through aliases (forwarding nodes,
  * expanded calls), expanding a call only when something it returns is
- * needed; its post-order is the topological order. Only what the walk
- * reaches is converted into the caller's arena. Nodes are referred to by
- * index, never by pointer, because expansion grows the node array.
+ * needed; its post-order is the topological order. Resolution compresses
+ * the forwarding paths it follows, so long chains cost linear time; nothing
+ * recurses on graph depth. Only what the walk reaches is converted into the
+ * caller's arena. Nodes are referred to by index, never by pointer,
+ * because expansion grows the node array.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -186,6 +191,8 @@ typedef struct bld {
     smap_t funcs;            /* function name -> index in the library */
     const Tf__FunctionDefLibrary *lib;
     tflc_code_t last;        /* code of the last error add_node raised */
+    struct step *path;       /* resolve's path, for compression */
+    size_t n_path, cap_path;
 } bld_t;
 
 static tflc_code_t oom(bld_t *b) { return b->last = st_oom(b->st, b->file); }
@@ -634,7 +641,8 @@ static tflc_code_t expand(bld_t *b, int32_t k)
     s->parent = b->n[k].inst;
     s->fn = fn;
     s->depth = depth;
-    s->prefix = ar_printf(&b->tmp, "%s/", b->n[k].name);
+    /* A function graph's own body (a call named "") keeps its names. */
+    s->prefix = *b->n[k].name ? ar_printf(&b->tmp, "%s/", b->n[k].name) : "";
     if (!s->prefix)
         return oom(b);
     const Tf__NodeDef *cd = b->n[k].def;
@@ -706,25 +714,51 @@ static tflc_code_t expand(bld_t *b, int32_t k)
     return TFLC_OK;
 }
 
-/* The end of a resolution that passed a ReadVariableOp: the variable
- * itself when the read reached one (is_var), else the read node. */
-static tflc_code_t finish(tfg_edge_t target, tfg_edge_t read_edge,
-                          tfg_edge_t *out, int *read, int is_var)
+/* A step of a resolution: an alias followed (before or after a
+ * ReadVariableOp was passed) or a ReadVariableOp passed. */
+typedef struct step {
+    tfg_edge_t e;
+    uint8_t what;
+} step_t;
+
+enum { ST_ALIAS_BEFORE, ST_ALIAS_AFTER, ST_READ };
+
+/* Ends a resolution whose producer is target. Without a read on the way
+ * that is the answer; after one, the variable when target is one (with
+ * *read = 1), else the outermost read, which stays as an op.
+ * Then compresses the path, so that resolving any node on it again takes
+ * one step: long forwarding chains cost linear, not quadratic, time. */
+static tflc_code_t finish(bld_t *b, tfg_edge_t target, tfg_edge_t pending,
+                          tfg_edge_t *out, int *read)
 {
-    *out = is_var ? target : read_edge;
+    int is_var = pending.node >= 0 && b->n[target.node].is_var &&
+                 target.index == 0;
+    *out = pending.node < 0 || is_var ? target : pending;
     if (read)
         *read = is_var;
+    for (size_t i = 0; i < b->n_path; i++) {
+        const step_t *st = &b->path[i];
+        rnode_t *r = &b->n[st->e.node];
+        if (st->what == ST_ALIAS_BEFORE)
+            r->fwd[st->e.index] = pending.node < 0 ? target : pending;
+        else if (st->what == ST_ALIAS_AFTER)
+            r->fwd[st->e.index] = target;
+        else if (!is_var)
+            r->kind = RK_OP; /* a read of no variable: an op */
+    }
+    b->n_path = 0;
     return TFLC_OK;
 }
 
 /* Follows e through forwarding nodes and calls to the node that really
  * produces it. *read (when given) tells whether a ReadVariableOp was
  * passed on the way to a variable: without one, the variable is used as
- * a resource, not as a value. */
+ * a resource, not as a value. Iterative: chains cannot exhaust the stack. */
 static tflc_code_t resolve(bld_t *b, tfg_edge_t e, tfg_edge_t *out,
                            const char *user, int *read)
 {
-    tfg_edge_t pending = {-1, 0}; /* a ReadVariableOp passed on the way */
+    tfg_edge_t pending = {-1, 0}; /* the first ReadVariableOp passed */
+    b->n_path = 0;
     if (read)
         *read = 0;
     for (size_t steps = 0;; steps++) {
@@ -738,13 +772,10 @@ static tflc_code_t resolve(bld_t *b, tfg_edge_t e, tfg_edge_t *out,
         const ovr_t *o = r->ovr;
         while (o && o->index != e.index)
             o = o->next;
-        if (o) {
-            if (pending.node >= 0) /* the read stays; it reads the input */
-                return finish(o->to, pending, out, read, 0);
-            *out = o->to;
-            return TFLC_OK;
-        }
+        if (o) /* a graph input replaces this tensor */
+            return finish(b, o->to, pending, out, read);
         tflc_code_t rc;
+        step_t st = {e, 0};
         switch (r->kind) {
         case RK_CALL:
             if ((rc = expand(b, e.node)) != TFLC_OK)
@@ -764,9 +795,14 @@ static tflc_code_t resolve(bld_t *b, tfg_edge_t e, tfg_edge_t *out,
                               "node '%s': reads output %d of '%s' (%s), "
                               "which has %u", user, e.index, r->name, r->op,
                               r->n_fwd);
+            st.what = pending.node < 0 ? ST_ALIAS_BEFORE : ST_ALIAS_AFTER;
+            if (AR_PUSH(&b->tmp, b->path, b->n_path, b->cap_path, st))
+                return oom(b);
             e = r->fwd[e.index];
             continue;
         case RK_READ:
+            if (e.index != 0) /* not a read's value: leave it to the walk */
+                return finish(b, e, pending, out, read);
             if ((rc = ensure_inputs(b, e.node)) != TFLC_OK)
                 return rc;
             r = &b->n[e.node];
@@ -775,20 +811,16 @@ static tflc_code_t resolve(bld_t *b, tfg_edge_t e, tfg_edge_t *out,
                               "node '%s': ReadVariableOp without input",
                               r->name);
             /* Keep going to the variable; should it not be one, the
-             * (outermost) ReadVariableOp stays as an op. Iterative, so
-             * chains of reads cannot exhaust the stack. */
-            if (pending.node < 0 && e.index == 0)
+             * outermost ReadVariableOp stays as an op. */
+            if (pending.node < 0)
                 pending = e;
-            else if (pending.node < 0)
-                return finish(e, e, out, read, 0);
+            st.what = ST_READ;
+            if (AR_PUSH(&b->tmp, b->path, b->n_path, b->cap_path, st))
+                return oom(b);
             e = r->in[0];
             continue;
         default:
-            if (pending.node >= 0)
-                return finish(e, pending, out, read,
-                              b->n[e.node].is_var && e.index == 0);
-            *out = e;
-            return TFLC_OK;
+            return finish(b, e, pending, out, read);
         }
     }
 }
@@ -1366,10 +1398,10 @@ static int64_t input_rank(const bld_t *b, int32_t k)
     return b->n[k].io >= 0 ? b->n[k].io : k;
 }
 
-static tflc_code_t build(bld_t *b, tfg_graph_t *g)
+/* Indexes the library's functions by name. */
+static tflc_code_t index_library(bld_t *b)
 {
-    const tf_build_opts_t *o = b->o;
-    const Tf__GraphDef *gd = o->gd;
+    const Tf__GraphDef *gd = b->o->gd;
     b->lib = gd->library;
     if (b->lib)
         for (size_t i = 0; i < b->lib->n_function; i++) {
@@ -1385,45 +1417,28 @@ static tflc_code_t build(bld_t *b, tfg_graph_t *g)
                 return st_err(b->st, TFLC_ERR_FORMAT, b->file,
                               "two functions named '%s'", f->signature->name);
         }
+    return TFLC_OK;
+}
+
+/* Scope 0: the main graph (or, for a function graph, its arguments). */
+static tflc_code_t main_scope(bld_t *b)
+{
     if (ar_grow(&b->tmp, (void **)&b->in, &b->capi, 1, sizeof *b->in))
         return oom(b);
     memset(&b->in[0], 0, sizeof b->in[0]);
     b->in[0].parent = -1;
     b->in[0].prefix = "";
     b->ni = 1;
-    tflc_code_t rc = add_scope_nodes(b, 0, gd->node, gd->n_node);
-    if (rc != TFLC_OK)
-        return rc;
+    return TFLC_OK;
+}
 
-    /* Inputs first, so that cutting the graph applies before the walk. */
-    if (o->inputs) {
-        for (size_t i = 0; i < o->n_inputs; i++)
-            if ((rc = make_input(b, (int32_t)i, &o->inputs[i])) != TFLC_OK)
-                return rc;
-    } else {
-        for (size_t i = 0; i < gd->n_node; i++)
-            if (strcmp(b->n[i].op, "Placeholder") == 0 ||
-                strcmp(b->n[i].op, "PlaceholderV2") == 0)
-                b->n[i].kind = RK_INPUT;
-    }
-    tf_io_req_t *outs = (tf_io_req_t *)o->outputs;
-    size_t n_outs = o->n_outputs;
-    if (!outs && (rc = default_outputs(b, &outs, &n_outs)) != TFLC_OK)
-        return rc;
-    tfg_edge_t *oe = ar_calloc(&b->tmp, n_outs ? n_outs : 1, sizeof *oe);
-    if (!oe)
-        return oom(b);
-    for (size_t i = 0; i < n_outs; i++) {
-        tfg_edge_t e;
-        if ((rc = main_tensor(b, outs[i].tensor, &e, "output")) != TFLC_OK)
-            return rc;
-        char user[300];
-        snprintf(user, sizeof user, "<output %s>", outs[i].name);
-        if ((rc = resolve(b, e, &oe[i], user, NULL)) != TFLC_OK ||
-            (rc = check_index(b, oe[i], user)) != TFLC_OK)
-            return rc;
-    }
-
+/* Walks from the inputs and the resolved outputs oe, emits the nodes and
+ * fills g's inputs and outputs. */
+static tflc_code_t finish_graph(bld_t *b, tfg_graph_t *g, const tfg_edge_t *oe,
+                                const tf_io_req_t *outs, size_t n_outs)
+{
+    const tf_build_opts_t *o = b->o;
+    tflc_code_t rc;
     /* Requested inputs come first, reached or not; then what the outputs
      * need, in dependency order. */
     int32_t *order = NULL;
@@ -1502,6 +1517,214 @@ static tflc_code_t build(bld_t *b, tfg_graph_t *g)
     return TFLC_OK;
 }
 
+static tflc_code_t build(bld_t *b, tfg_graph_t *g)
+{
+    const tf_build_opts_t *o = b->o;
+    const Tf__GraphDef *gd = o->gd;
+    tflc_code_t rc = index_library(b);
+    if (rc != TFLC_OK)
+        return rc;
+    if ((rc = main_scope(b)) != TFLC_OK)
+        return rc;
+    rc = add_scope_nodes(b, 0, gd->node, gd->n_node);
+    if (rc != TFLC_OK)
+        return rc;
+
+    /* Inputs first, so that cutting the graph applies before the walk. */
+    if (o->inputs) {
+        for (size_t i = 0; i < o->n_inputs; i++)
+            if ((rc = make_input(b, (int32_t)i, &o->inputs[i])) != TFLC_OK)
+                return rc;
+    } else {
+        for (size_t i = 0; i < gd->n_node; i++)
+            if (strcmp(b->n[i].op, "Placeholder") == 0 ||
+                strcmp(b->n[i].op, "PlaceholderV2") == 0)
+                b->n[i].kind = RK_INPUT;
+    }
+    tf_io_req_t *outs = (tf_io_req_t *)o->outputs;
+    size_t n_outs = o->n_outputs;
+    if (!outs && (rc = default_outputs(b, &outs, &n_outs)) != TFLC_OK)
+        return rc;
+    tfg_edge_t *oe = ar_calloc(&b->tmp, n_outs ? n_outs : 1, sizeof *oe);
+    if (!oe)
+        return oom(b);
+    for (size_t i = 0; i < n_outs; i++) {
+        tfg_edge_t e;
+        if ((rc = main_tensor(b, outs[i].tensor, &e, "output")) != TFLC_OK)
+            return rc;
+        char user[300];
+        snprintf(user, sizeof user, "<output %s>", outs[i].name);
+        if ((rc = resolve(b, e, &oe[i], user, NULL)) != TFLC_OK ||
+            (rc = check_index(b, oe[i], user)) != TFLC_OK)
+            return rc;
+    }
+    return finish_graph(b, g, oe, outs, n_outs);
+}
+
+/* ---- Function graphs (bodies of While, If, ...) ----------------------- */
+
+/* The shape arg_attr gives argument i of fn ("_output_shapes"), or
+ * unknown. */
+static tfg_shape_t *arg_shape(bld_t *b, const Tf__FunctionDef *fn, size_t i)
+{
+    for (size_t k = 0; k < fn->n_arg_attr; k++) {
+        const Tf__FunctionDef__ArgAttrEntry *e = fn->arg_attr[k];
+        if (e->key != i || !e->value)
+            continue;
+        for (size_t j = 0; j < e->value->n_attr; j++) {
+            const Tf__AttrValue *v = e->value->attr[j]->value;
+            if (!e->value->attr[j]->key ||
+                strcmp(e->value->attr[j]->key, "_output_shapes") || !v ||
+                v->value_case != TF__ATTR_VALUE__VALUE_LIST || !v->list ||
+                v->list->n_shape < 1)
+                continue;
+            tfg_shape_t *sh = ar_calloc(&b->tmp, 1, sizeof *sh);
+            if (!sh || tf_shape_from_proto(&b->tmp, v->list->shape[0], sh,
+                                           b->file, "argument", NULL))
+                return NULL;
+            return sh;
+        }
+    }
+    return NULL;
+}
+
+/* Builds function fn as a graph: its arguments are the inputs (all of
+ * them, in order, used or not: a loop body carries every one), its
+ * results the outputs, its body inlined and frozen as a signature is. */
+static tflc_code_t build_func(bld_t *b, const Tf__FunctionDef *fn,
+                              tf_build_opts_t *fo, tfg_graph_t *g)
+{
+    const Tf__OpDef *sig = fn->signature;
+    tflc_code_t rc = index_library(b);
+    if (rc != TFLC_OK || (rc = main_scope(b)) != TFLC_OK)
+        return rc;
+    size_t na = sig->n_input_arg, no = sig->n_output_arg;
+    tf_io_req_t *ins = ar_calloc(&b->tmp, na + 1, sizeof *ins);
+    tf_io_req_t *outs = ar_calloc(&b->tmp, no + 1, sizeof *outs);
+    tfg_edge_t *args = ar_calloc(&b->tmp, na + 1, sizeof *args);
+    tfg_edge_t *oe = ar_calloc(&b->tmp, no + 1, sizeof *oe);
+    Tf__NodeDef *cd = ar_alloc(&b->tmp, sizeof *cd);
+    if (!ins || !outs || !args || !oe || !cd)
+        return oom(b);
+    for (size_t i = 0; i < na; i++) {
+        const Tf__OpDef__ArgDef *a = sig->input_arg[i];
+        const char *name = a->name && *a->name ? a->name : "arg";
+        ins[i].name = ins[i].tensor = name;
+        ins[i].dtype = (int32_t)a->type;
+        ins[i].shape = arg_shape(b, fn, i);
+        int32_t p = add_node(b, 0, name, "Placeholder", NULL);
+        if (p < 0)
+            return b->last;
+        b->n[p].kind = RK_INPUT;
+        b->n[p].io = (int32_t)i;
+        b->n[p].inputs_done = 1;
+        args[i].node = p;
+        args[i].index = 0;
+    }
+    fo->inputs = ins;
+    fo->n_inputs = na;
+    /* A direct call of fn, named "", stands for the body. */
+    tf__node_def__init(cd);
+    cd->name = "";
+    cd->op = sig->name;
+    int32_t k = add_node(b, 0, "", sig->name, cd);
+    if (k < 0)
+        return b->last;
+    b->n[k].in = args;
+    b->n[k].n_in = (uint32_t)na;
+    b->n[k].inputs_done = 1;
+    for (size_t i = 0; i < no; i++) {
+        const Tf__OpDef__ArgDef *a = sig->output_arg[i];
+        outs[i].name = outs[i].tensor = a->name && *a->name ? a->name : "output";
+        tfg_edge_t e = {k, (int32_t)i};
+        char user[300];
+        snprintf(user, sizeof user, "<result %s of %s>", outs[i].name,
+                 sig->name);
+        if ((rc = resolve(b, e, &oe[i], user, NULL)) != TFLC_OK ||
+            (rc = check_index(b, oe[i], user)) != TFLC_OK)
+            return rc;
+    }
+    return finish_graph(b, g, oe, outs, no);
+}
+
+/* Adds to *names every library function an attribute of g names (While's
+ * cond and body, If's branches, Case's list) that is not there yet. */
+static int collect_funcs(ar_t *ar, const tfg_graph_t *g,
+                         const Tf__FunctionDefLibrary *lib, const char ***names,
+                         size_t *n, size_t *cap)
+{
+    for (size_t i = 0; i < g->n_nodes; i++)
+        for (uint32_t j = 0; j < g->nodes[i].n_attrs; j++) {
+            const tfg_attr_t *a = &g->nodes[i].attrs[j];
+            uint32_t cnt = a->kind == TFGA_FUNC ? 1
+                           : a->kind == TFGA_LIST && a->list_kind == TFGA_FUNC
+                               ? a->n_list
+                               : 0;
+            for (uint32_t k = 0; k < cnt; k++) {
+                const char *f = a->kind == TFGA_FUNC ? a->s : a->list_s[k];
+                int known = 0, seen = 0;
+                for (size_t l = 0; lib && l < lib->n_function; l++)
+                    known |= !strcmp(lib->function[l]->signature->name, f);
+                for (size_t l = 0; l < *n; l++)
+                    seen |= !strcmp((*names)[l], f);
+                if (known && !seen && AR_PUSH(ar, *names, *n, *cap, f))
+                    return -1;
+            }
+        }
+    return 0;
+}
+
+/* Builds every function the graph's nodes name, and those their bodies
+ * name, into g->funcs. */
+static tflc_code_t build_funcs(ar_t *ar, const tf_build_opts_t *o,
+                               tfg_graph_t *g, tflc_status_t *st)
+{
+    const Tf__FunctionDefLibrary *lib = o->gd->library;
+    const char **names = NULL;
+    size_t n = 0, cap = 0;
+    if (collect_funcs(ar, g, lib, &names, &n, &cap))
+        return st_oom(st, o->file);
+    if (!n)
+        return TFLC_OK;
+    tfg_graph_t *funcs = NULL;
+    size_t nf = 0, capf = 0;
+    tflc_code_t rc = TFLC_OK;
+    for (size_t i = 0; i < n && rc == TFLC_OK; i++) {
+        const Tf__FunctionDef *fn = NULL;
+        for (size_t l = 0; l < lib->n_function; l++)
+            if (!strcmp(lib->function[l]->signature->name, names[i]))
+                fn = lib->function[l];
+        tfg_graph_t fg;
+        memset(&fg, 0, sizeof fg);
+        tf_build_opts_t fo = *o;
+        fo.graph_name = names[i];
+        bld_t b;
+        memset(&b, 0, sizeof b);
+        ar_init(&b.tmp);
+        b.ar = ar;
+        b.o = &fo;
+        b.file = o->file;
+        b.st = st;
+        fg.name = ar_strdup(ar, names[i]);
+        fg.source = g->source;
+        rc = fg.name ? build_func(&b, fn, &fo, &fg) : oom(&b);
+        ar_free(&b.tmp);
+        if (rc != TFLC_OK) {
+            st_err(st, rc, o->file, "function '%s' (named by a node "
+                   "attribute, e.g. a loop body) cannot be loaded", names[i]);
+            break;
+        }
+        if (AR_PUSH(ar, funcs, nf, capf, fg) ||
+            collect_funcs(ar, &fg, lib, &names, &n, &cap))
+            rc = st_oom(st, o->file);
+    }
+    if (rc == TFLC_OK) {
+        g->funcs = funcs;
+        g->n_funcs = nf;
+    }
+    return rc;
+}
+
 tflc_code_t tf_graph_build(ar_t *ar, const tf_build_opts_t *o, tfg_graph_t *g,
                            tflc_status_t *st)
 {
@@ -1517,6 +1740,8 @@ tflc_code_t tf_graph_build(ar_t *ar, const tf_build_opts_t *o, tfg_graph_t *g,
     g->source = ar_strdup(ar, o->file ? o->file : "");
     tflc_code_t rc = g->name && g->source ? build(&b, g) : oom(&b);
     ar_free(&b.tmp);
+    if (rc == TFLC_OK)
+        rc = build_funcs(ar, o, g, st);
     if (rc != TFLC_OK) {
         memset(g, 0, sizeof *g);
         return rc;

@@ -117,6 +117,15 @@ typedef struct tfg_graph {
     size_t n_nodes, cap_nodes;
     tfg_io_t *inputs, *outputs;
     uint32_t n_inputs, n_outputs;
+    /* The functions that attributes of its nodes name (While's cond and
+     * body, If's then/else branches, Case's branches), and those their
+     * bodies name, each a graph built like this one (calls inlined,
+     * variables frozen, pruned, sorted) named after the function: inputs
+     * are the function's arguments in order (all of them, used or not),
+     * outputs its results in order. Only a top-level graph has them (a
+     * function graph's own n_funcs is 0): look names up here. */
+    struct tfg_graph *funcs;
+    size_t n_funcs;
 } tfg_graph_t;
 
 /* Looks an attribute up by name; NULL when absent. */
