@@ -12,6 +12,11 @@
 
 #include "passes.h"
 
+const ir_tensor_t *pass_tensor(const ir_subgraph_t *sg, int32_t t)
+{
+    return t >= 0 && (size_t)t < sg->n_tensors ? &sg->tensors[t] : NULL;
+}
+
 int pass_is_plain_f32(const ir_tensor_t *t)
 {
     return t && t->type == DT_FLOAT32 && !t->quant && !t->sparsity && !t->is_variable;
@@ -67,7 +72,7 @@ int pass_const_ints(const ir_model_t *m, const ir_subgraph_t *sg, int32_t t, int
     int64_t cnt = ir_num_elements(x);
     size_t es = x->type == DT_INT32 ? 4 : 8;
     const ir_buffer_t *b = &m->buffers[x->buffer];
-    if (cnt < 0 || cnt > max || b->size != (uint64_t)cnt * es)
+    if (cnt < 0 || cnt > max || b->size != (uint64_t)cnt * es)  /* cnt <= max: no wrap */
         return 0;
     for (int64_t i = 0; i < cnt; i++) {
         if (es == 4) {
@@ -99,15 +104,33 @@ int pass_act(const ir_op_t *op)
     return s < 0 ? ACT_NONE : (int)op->attr[s].i;
 }
 
-int32_t pass_only_input(const ir_subgraph_t *sg, const uint32_t *uses, int32_t t,
+int pass_info_init(ir_model_t *m, const ir_subgraph_t *sg, pass_info_t *g)
+{
+    g->uses = pass_use_counts(m, sg);
+    g->prod = pass_producers(m, sg);
+    if (g->uses && g->prod)
+        return 0;
+    pass_info_free(g);
+    return -1;
+}
+
+void pass_info_free(pass_info_t *g)
+{
+    mem_free(g->uses);
+    mem_free(g->prod);
+    g->uses = NULL;
+    g->prod = NULL;
+}
+
+int32_t pass_only_input(const ir_subgraph_t *sg, const pass_info_t *g, int32_t t,
                         int32_t builtin)
 {
-    if (t < 0 || (size_t)t >= sg->n_tensors || uses[t] != 1)
+    if (t < 0 || (size_t)t >= sg->n_tensors || g->uses[t] != 1)
         return -1;
     for (uint32_t k = 0; k < sg->n_outputs; k++)
         if (sg->outputs[k] == t)
             return -1;
-    int32_t p = pass_producer(sg, t);
+    int32_t p = g->prod[t];
     if (p < 0 || (builtin >= 0 && sg->ops[p].builtin != builtin) || sg->ops[p].n_outputs != 1)
         return -1;
     return p;

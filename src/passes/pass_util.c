@@ -67,7 +67,9 @@ const float *pass_const_f32(const ir_model_t *m, const ir_subgraph_t *sg,
     if (x->type != DT_FLOAT32 || x->quant || x->sparsity || ir_num_elements(x) != n)
         return NULL;
     const ir_buffer_t *b = &m->buffers[x->buffer];
-    if (b->size != (uint64_t)n * sizeof(float) || ((uintptr_t)b->data & 3))
+    /* Divide rather than multiply: a hostile shape's n * 4 could wrap. */
+    if (n < 0 || b->size % sizeof(float) || b->size / sizeof(float) != (uint64_t)n ||
+        ((uintptr_t)b->data & 3))
         return NULL;
     return (const float *)b->data;
 }

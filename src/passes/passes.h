@@ -21,6 +21,9 @@ int pass_fold_constants(ir_model_t *m, ir_subgraph_t *sg, tflc_status_t *st);
 int pass_fuse_mul(ir_model_t *m, ir_subgraph_t *sg, tflc_status_t *st);
 int pass_fuse_pad(ir_model_t *m, ir_subgraph_t *sg, tflc_status_t *st);
 int pass_fuse_dilated_conv(ir_model_t *m, ir_subgraph_t *sg, tflc_status_t *st);
+int pass_fuse_reshape_fc(ir_model_t *m, ir_subgraph_t *sg, tflc_status_t *st);
+int pass_fuse_reshapes(ir_model_t *m, ir_subgraph_t *sg, tflc_status_t *st);
+int pass_raise_fully_connected(ir_model_t *m, ir_subgraph_t *sg, tflc_status_t *st);
 int pass_raise_leaky_relu(ir_model_t *m, ir_subgraph_t *sg, tflc_status_t *st);
 int pass_raise_prelu(ir_model_t *m, ir_subgraph_t *sg, tflc_status_t *st);
 int pass_raise_hard_swish(ir_model_t *m, ir_subgraph_t *sg, tflc_status_t *st);
@@ -63,6 +66,8 @@ void pass_replace_uses(ir_subgraph_t *sg, int32_t from, int32_t to);
 
 /* ---- Pattern matching (pass_match.c) ---- */
 
+/* ir_tensor for a const subgraph: tensor t, or NULL when out of range. */
+const ir_tensor_t *pass_tensor(const ir_subgraph_t *sg, int32_t t);
 /* float32, not quantized, dense, not a variable. */
 int pass_is_plain_f32(const ir_tensor_t *t);
 /* Every dim known (shape >= 0, no -1 in shape_signature). */
@@ -79,10 +84,20 @@ int pass_const_ints(const ir_model_t *m, const ir_subgraph_t *sg, int32_t t, int
  * pass_act gives its value (ACT_NONE without one). */
 int pass_act_slot(const ir_op_t *op);
 int pass_act(const ir_op_t *op);
+/* Read counts (pass_use_counts) and producers (pass_producers) of a
+ * subgraph's tensors, computed once for a pattern pass. A rewrite that adds
+ * tensors or changes reads makes them stale: free and init again. */
+typedef struct pass_info {
+    uint32_t *uses;
+    int32_t *prod;
+} pass_info_t;
+/* 0, or -1 when out of memory (nothing to free then). */
+int pass_info_init(ir_model_t *m, const ir_subgraph_t *sg, pass_info_t *g);
+void pass_info_free(pass_info_t *g);
 /* The producer of t when t is read exactly once and is not a subgraph
  * output, the producer has one output and (builtin >= 0) that code;
  * else -1. For intermediate tensors a rewrite may drop. */
-int32_t pass_only_input(const ir_subgraph_t *sg, const uint32_t *uses, int32_t t,
+int32_t pass_only_input(const ir_subgraph_t *sg, const pass_info_t *g, int32_t t,
                         int32_t builtin);
 /* A new constant tensor over data (not copied: it must live as long as
  * the model, e.g. in its arena) with its own buffer; -1 when out of
@@ -91,5 +106,47 @@ int32_t pass_new_const(ir_model_t *m, ir_subgraph_t *sg, const char *name, int d
                        uint32_t rank, const int32_t *shape, const void *data, uint64_t size);
 /* Whether t is an input or output of sg or of one of its signature defs. */
 int pass_is_interface(const ir_model_t *m, const ir_subgraph_t *sg, int32_t t);
+
+/* Which operator writes each tensor (-1: none); n_tensors entries from
+ * mem_calloc, or NULL when out of memory. */
+int32_t *pass_producers(ir_model_t *m, const ir_subgraph_t *sg);
+
+/* ---- Elementwise regions (raise_region.c) ---- */
+
+#define PASS_REGION_MAX 64      /* operators in one region */
+#define PASS_REGION_PROBES 160  /* evaluation points, at most */
+
+typedef struct pass_region {
+    int32_t x;                      /* the one variable input */
+    size_t root;                    /* the op whose output is f(x) */
+    uint32_t n_ops;
+    int32_t ops[PASS_REGION_MAX];   /* the ops, in execution order */
+} pass_region_t;
+
+/* What region matching needs about a subgraph, computed once per pass
+ * run: read counts, producers, and scratch marks per operator. Rewrites
+ * through pass_region_replace keep it valid. */
+typedef struct pass_region_ctx {
+    pass_info_t g;
+    uint32_t *mark;
+    size_t n_mark;
+    uint32_t stamp;
+} pass_region_ctx_t;
+
+/* 0, or -1 when out of memory (nothing to end then). */
+int pass_region_begin(ir_model_t *m, const ir_subgraph_t *sg, pass_region_ctx_t *c);
+void pass_region_end(pass_region_ctx_t *c);
+/* Whether an elementwise region ending at op root computes f of one
+ * tensor x (see raise_region.c): 1 with the region in r, 0 when no region
+ * does within atol + rtol * |f(x)| at every probe point, -1 when out of
+ * memory. */
+int pass_region_match(const ir_model_t *m, const ir_subgraph_t *sg, pass_region_ctx_t *c,
+                      size_t root, double (*f)(double), double atol, double rtol,
+                      pass_region_t *r);
+/* Makes the root op builtin(x) with its default options (the caller sets
+ * any), keeping its output; the rest of the region becomes dead. 0 or -1
+ * when out of memory. */
+int pass_region_replace(ir_model_t *m, ir_subgraph_t *sg, const pass_region_t *r,
+                        int32_t builtin);
 
 #endif /* TFLC_PASSES_H */
